@@ -1,0 +1,1 @@
+"""Label Studio: server, labelling config, task routing, pulling and reconciling coders' work."""

@@ -1,0 +1,1 @@
+"""Reports in: PDF parsing, cleaning, section segmentation, passages and the dataset store."""

@@ -1,0 +1,1 @@
+"""Inter-coder agreement, model evaluation and the collation outputs."""

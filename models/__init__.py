@@ -1,0 +1,1 @@
+"""Agency extraction, the vivid-example detector and code suggesters, training and the registry."""

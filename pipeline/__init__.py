@@ -1,0 +1,1 @@
+"""Prefect flows, schedules and the `vivid` CLI: composition only, no domain logic."""
