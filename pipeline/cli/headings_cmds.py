@@ -1,0 +1,9 @@
+"""`vivid` commands for section typing of headings."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the app."""
