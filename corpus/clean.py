@@ -8,7 +8,6 @@ reports from different boards and word processors rather than for one template.
 from __future__ import annotations
 
 import re
-import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -33,8 +32,8 @@ _LIST_NUMBER = re.compile(r"^(?:\(?\d{1,2}[.)]|\(?[a-z][.)]|\(?[ivx]{1,4}[.)]|\d
 _INLINE_NUMBER = re.compile(r"^(\d{1,2}(?:\.\d{1,3}){1,3})\.?\s+(?=\S)")
 _TERMINAL = re.compile(r"[.!?:;…][\"'”’)\]]*$")
 _PAGE_NUMBER = re.compile(
-    r"^(?:page\s*)?[-–—]?\s*(?:\d{1,4}|[ivxlc]{1,6})\s*[-–—]?"
-    r"(?:\s*(?:of|/)\s*\d{1,4})?(?:\s*\|\s*page)?$", re.IGNORECASE)
+    r"^(?:page\s*)?[-–—]?\s*(?:\d{1,4}|[ivx]{1,5})\s*[-–—]?"
+    r"(?:\s*(?:of|/)\s*\d{1,4})?(?:\s*\|?\s*(?:page|p\s?a\s?g\s?e))?$", re.IGNORECASE)
 _MARKING = re.compile(
     r"^(?:official(?:[\s:–-]*(?:sensitive|sensitive[\s:–-]*personal))?|confidential|"
     r"restricted|protect|not protectively marked|draft|final|"
@@ -122,7 +121,7 @@ def _key(text: str) -> str:
 def _furniture(doc: PdfDocument) -> tuple[set[int], list[str]]:
     """ids of lines that are running headers/footers, page numbers or markings."""
     n_pages = len(doc.pages)
-    where: dict[str, set[int]] = defaultdict(set)
+    where: dict[str, list[tuple[int, float]]] = defaultdict(list)
     edge: list[tuple[Line, str]] = []
     for page in doc.pages:
         lines = page.lines
@@ -132,21 +131,24 @@ def _furniture(doc: PdfDocument) -> tuple[set[int], list[str]]:
                 else None
             if band is None:
                 continue
-            keys = [_key(ln.text)] + [_key(c.text) for c in ln.cells if len(ln.cells) > 1]
+            keys = {_key(ln.text)} | {_key(c.text) for c in ln.cells if len(ln.cells) > 1}
             for k in keys:
-                where[f"{band}|{k}"].add(page.number)
+                where[f"{band}|{k}"].append((page.number, ln.top))
             edge.append((ln, band))
     need = max(2, round(0.3 * n_pages)) if n_pages > 2 else 99
+
+    def repeated(text: str, band: str, top: float) -> bool:
+        """On enough pages at (nearly) the same height: a running header or footer."""
+        seen = where.get(f"{band}|{_key(text)}", ())
+        return len({p for p, t in seen if abs(t - top) < 6}) >= need
+
     out: set[int] = set()
     seen: list[str] = []
     for ln, band in edge:
-        def repeated(text: str, band: str = band) -> bool:
-            return len(where.get(f"{band}|{_key(text)}", ())) >= need
-
-        def junk(text: str) -> bool:
+        def junk(text: str, band: str = band, top: float = ln.top) -> bool:
             t = normalise(text)
             return (not t or bool(_PAGE_NUMBER.match(t)) or bool(_MARKING.match(t))
-                    or repeated(text))
+                    or repeated(text, band, top))
 
         if junk(ln.text) or all(junk(c.text) for c in ln.cells):
             out.add(id(ln))
@@ -205,7 +207,7 @@ def _footnotes(lines: list[Line], page_h: float, body_size: float) -> tuple[list
     zone_start = len(lines)
     for i in range(len(lines) - 1, -1, -1):
         ln = lines[i]
-        if ln.size < body_size * 0.93 and ln.top > page_h * 0.45:
+        if ln.size < body_size * 0.93 and ln.top > page_h * 0.45 and len(ln.cells) <= 2:
             zone_start = i
         else:
             break
@@ -221,7 +223,8 @@ def _footnotes(lines: list[Line], page_h: float, body_size: float) -> tuple[list
                 text = normalise(" ".join(c.text for c in ln.cells[1:]))
             else:
                 m = re.match(r"^(\d{1,3})\s+(?=[A-Z(‘'\"“])", text)
-                if m and (not notes or int(m.group(1)) > int(notes[-1].mark or 0)):
+                last = notes[-1].mark if notes else None
+                if m and (last is None or not last.isdigit() or int(m.group(1)) > int(last)):
                     mark, text = m.group(1), text[m.end():]
         if mark is not None:
             if first_start is None:
@@ -293,7 +296,6 @@ def _table_rows(lines: list[Line], start: int, pitch: float) -> int:
             if aligned < 2 and not (aligned >= 1 and multi >= 2):
                 break
             multi += 1
-            cols = sorted(set(cols) | {c.x0 for c in ln.cells})
         else:
             near = [x for x in cols if abs(ln.x0 - x) < 4]
             if not near:
@@ -333,15 +335,21 @@ def _pitch(lines: list[Line], body_size: float) -> float:
             if a.page == b.page and abs(a.size - body_size) < 0.6
             and abs(b.size - body_size) < 0.6 and 0.9 * body_size < b.bottom - a.bottom
             < 2.6 * body_size]
-    return statistics.median(gaps) if gaps else body_size * 1.25
+    if not gaps:
+        return body_size * 1.25
+    gaps.sort()
+    return gaps[len(gaps) // 4]  # the lower quartile: line spacing, not paragraph spacing
 
 
-def _room_for_next_word(prev: Line, ln: Line, text: str, right: float) -> bool:
+def _room_for_next_word(prev: Line, ln: Line, text: str, right: float,
+                        slack: float = 1.0) -> bool:
     """Did ``prev`` end early by choice? True when the next line's first word would have
-    fitted after it (estimated from the next line's own average character width)."""
+    fitted after it (its width estimated from the next line's own characters, capitals
+    counted wider; ``slack`` > 1 asks for more room than that)."""
     word = text.split(" ", 1)[0]
     per_char = (ln.x1 - ln.x0) / max(len(ln.text), 1)
-    return prev.x1 + per_char * (len(word) + 1.5) < right - 2
+    units = sum(1.4 if ch.isupper() else 1.0 for ch in word) + 1.0
+    return prev.x1 + per_char * units * slack < right - 0.3 * ln.size
 
 
 def _blocks(lines: list[Line], body_size: float, right: float, pitch: float,
@@ -378,8 +386,9 @@ def _blocks(lines: list[Line], body_size: float, right: float, pitch: float,
             ended = bool(_TERMINAL.search(cur.text))
             if prev.page != ln.page:
                 new = True  # pages are mended later, when the whole layout is known
-            elif _room_for_next_word(prev, ln, text, right) and (
-                    ended or text[:1].isupper() or text[:1].isdigit() or text[:1] in "'‘\"“"):
+            elif ended and _room_for_next_word(prev, ln, text, right) or (
+                    (text[:1].isupper() or text[:1].isdigit() or text[:1] in "'‘\"“")
+                    and _room_for_next_word(prev, ln, text, right, slack=2.0)):
                 new = True  # the line above stopped short although the next word would fit
             elif ln.x0 > prev.x0 + 1.5 * ln.size and cur.kind == "para" and ended \
                     and len(cur.lines) > 1:
@@ -398,17 +407,27 @@ def _blocks(lines: list[Line], body_size: float, right: float, pitch: float,
 
 
 def _mend_pages(blocks: list[Block], right: float, hyphenated: set[str]) -> list[Block]:
-    """Join a paragraph that runs on from the foot of one page to the top of the next."""
+    """Join a paragraph that runs on from the foot of one page to the top of the next.
+
+    Runs on when the text at the top of the page carries no paragraph number or bullet,
+    is set like the paragraph above, and either the sentence is unfinished, or the
+    paragraph above is numbered and this one sits at its text indent (a new paragraph
+    would have its own number), or the last line above is full (paragraphs rarely end
+    exactly at the margin, sentences inside them often do).
+    """
     out: list[Block] = []
     for b in blocks:
         if out:
             a = out[-1]
             last = a.lines[-1]
+            per_char = (last.x1 - last.x0) / max(len(last.text), 1)
             if (a.kind == b.kind == "para" or a.kind == "bullet" and b.kind == "para") \
                     and b.page_start == a.page_end + 1 and b.number is None \
                     and abs(a.size - b.size) < 0.6 and a.bold == b.bold \
                     and b.gap_before is None and abs(b.x0 - a.x0) < 3 * b.size + 2 \
-                    and (not _TERMINAL.search(a.text) or b.text[:1].islower()) \
+                    and (not _TERMINAL.search(a.text) or b.text[:1].islower()
+                         or (a.number is not None and abs(b.x0 - a.x0) < 2)
+                         or last.x1 >= right - 2.5 * per_char) \
                     and last.x1 > right - max(0.2 * (right - a.x0), 6 * a.size):
                 a.lines.extend(b.lines)
                 a.text = _join_two(a.text, b.text, hyphenated)

@@ -55,7 +55,10 @@ def build(blocks: list[Block], sections: list[Section], heading_blocks: set[int]
     for i, block in enumerate(blocks):
         text, skip = _block_text(block)
         if i:
-            sep = "\n" if block.kind == "bullet" and blocks[i - 1].kind == "bullet" else "\n\n"
+            prev = blocks[i - 1]
+            sep = "\n" if block.kind == "bullet" and (
+                prev.kind == "bullet" or prev.kind == "para" and prev.text.endswith(":")) \
+                else "\n\n"
             parts.append(sep)
             pos += len(sep)
         parts.append(text)

@@ -11,6 +11,7 @@ Superscript digits (footnote marks) are taken out of the text and kept apart.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections import Counter
@@ -18,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pdfminer.converter import PDFPageAggregator
-from pdfminer.layout import LTChar, LTContainer, LTCurve, LTFigure, LTImage, LTPage
+from pdfminer.pdfdevice import PDFTextDevice
 from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
+from pdfminer.pdffont import PDFUnicodeNotDefined
 from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
 from pdfminer.pdfpage import PDFPage
 from pdfminer.pdfparser import PDFParser
-from pdfminer.utils import decode_text
+from pdfminer.utils import apply_matrix_rect, decode_text
 
 from corpus.document import ReportError
 
@@ -101,17 +102,60 @@ class _Frag:
         self.x0, self.y0, self.x1, self.y1 = ch[1], ch[2], ch[3], ch[4]
 
 
-def _collect_chars(container: LTContainer, out: list[tuple], counts: list[int]) -> None:
-    """(text, x0, y0, x1, y1, size, fontname) in content-stream order, figures included."""
-    for obj in container:
-        if isinstance(obj, LTChar):
-            out.append((obj._text, obj.x0, obj.y0, obj.x1, obj.y1, obj.size, obj.fontname))
-        elif isinstance(obj, LTFigure):
-            _collect_chars(obj, out, counts)
-        elif isinstance(obj, LTImage):
-            counts[0] += 1
-        elif isinstance(obj, LTCurve):  # LTLine and LTRect are curves
-            counts[1] += 1
+class _CharDevice(PDFTextDevice):
+    """Collects (text, x0, y0, x1, y1, size, fontname) per character, nothing more.
+
+    pdfminer's layout device builds an LTChar object per glyph (with a full matrix
+    transform of its box); for upright text the box follows from the text matrix
+    directly, which is most of what makes this parser cheaper than ``extract_text``.
+    Text in form XObjects arrives here too, in page coordinates.
+    """
+
+    def __init__(self, rsrcmgr: PDFResourceManager) -> None:
+        super().__init__(rsrcmgr)
+        self.chars: list[tuple] = []
+        self.images = self.rules = self.rotated = 0
+        self.width = self.height = 0.0
+        self._fonts: dict[Any, tuple[str, float]] = {}
+
+    def begin_page(self, page: PDFPage, ctm: Any) -> None:
+        x0, y0, x1, y1 = apply_matrix_rect(ctm, page.mediabox)
+        self.width, self.height = abs(x1 - x0), abs(y1 - y0)
+        self.chars = []
+        self.images = self.rules = self.rotated = 0
+
+    def render_image(self, name: str, stream: Any) -> None:
+        self.images += 1
+
+    def paint_path(self, gstate: Any, stroke: bool, fill: bool, evenodd: bool,
+                   path: Any) -> None:
+        self.rules += 1
+
+    def render_char(self, matrix: Any, font: Any, fontsize: float, scaling: float,
+                    rise: float, cid: int, ncs: Any, graphicstate: Any) -> float:
+        try:
+            text = font.to_unichr(cid)
+        except PDFUnicodeNotDefined:
+            text = f"(cid:{cid})"
+        adv = font.char_width(cid) * fontsize * scaling
+        info = self._fonts.get(font)
+        if info is None:
+            info = (font.fontname if isinstance(font.fontname, str) else str(font.fontname),
+                    font.get_descent())
+            self._fonts[font] = info
+        a, b, c, d, e, f = matrix
+        if b or c or a <= 0 or d <= 0 or font.is_vertical():
+            if abs(b) > 0.05 * abs(a) or a <= 0 or d <= 0:
+                self.rotated += 1  # rotated or mirrored text: margins, stamps
+                return adv
+            lo = info[1] * fontsize + rise
+            x0, y0, x1, y1 = apply_matrix_rect(matrix, (0, lo, adv, lo + fontsize))
+        else:
+            lo = info[1] * fontsize + rise
+            x0, x1 = e, e + a * adv
+            y0, y1 = f + d * lo, f + d * (lo + fontsize)
+        self.chars.append((text, x0, y0, x1, y1, y1 - y0, info[0]))
+        return adv
 
 
 def _fragments(chars: list[tuple]) -> list[_Frag]:
@@ -197,6 +241,50 @@ def _render(frag: _Frag, styles: dict, page_h: float) -> tuple[Cell, dict[str, A
                   "lead_mark": lead_mark}
 
 
+def _absorb(first: tuple[Cell, dict[str, Any]], other: tuple[Cell, dict[str, Any]],
+            sep: str) -> None:
+    cell, meta = first
+    cell.text = f"{cell.text}{sep}{other[0].text}".strip()
+    cell.x1 = max(cell.x1, other[0].x1)
+    for key in ("n", "bold", "italic"):
+        meta[key] += other[1][key]
+    meta["marks"] = meta["marks"] + other[1]["marks"]
+    meta["top"] = min(meta["top"], other[1]["top"])
+    meta["bottom"] = max(meta["bottom"], other[1]["bottom"])
+
+
+def _merge_touching(group: list[tuple[Cell, dict[str, Any]]]) -> None:
+    """Fragments that touch are one run drawn out of order (or in pieces): rejoin them,
+    with a space only where the gap is a word space."""
+    i = 0
+    while i + 1 < len(group):
+        a, b = group[i][0], group[i + 1][0]
+        gap = b.x0 - a.x1
+        size = max(a.size, b.size)
+        if -0.2 * size < gap < 0.12 * size:
+            _absorb(group[i], group.pop(i + 1), "")
+        elif gap < 0.35 * size and not group[i + 1][1]["lead_mark"]:
+            _absorb(group[i], group.pop(i + 1), " ")
+        else:
+            i += 1
+
+
+def _merge_justified(group: list[tuple[Cell, dict[str, Any]]]) -> None:
+    """Justified text can space words wider than a fragment allows; such a row splits
+    into many fragments with the same gap between each. Put those back together (a table
+    row's gaps differ from cell to cell, and a tab or marker makes a single gap)."""
+    _merge_touching(group)
+    if len(group) < 3:
+        return
+    gaps = [b[0].x0 - a[0].x1 for a, b in zip(group, group[1:], strict=False)]
+    size = max(c.size for c, _ in group)
+    if min(gaps) <= 0 or max(gaps) > 1.25 * min(gaps) + 0.5 or max(gaps) > 1.3 * size:
+        return
+    for other in group[1:]:
+        _absorb(group[0], other, " ")
+    del group[1:]
+
+
 def _rows(frags: list[_Frag], page_no: int, page_h: float, styles: dict) -> list[Line]:
     rendered = [r for r in (_render(f, styles, page_h) for f in frags) if r is not None]
     rendered.sort(key=lambda r: -r[1]["base"])
@@ -207,6 +295,7 @@ def _rows(frags: list[_Frag], page_no: int, page_h: float, styles: dict) -> list
         if not group:
             return
         group.sort(key=lambda r: r[0].x0)
+        _merge_justified(group)
         cells = [c for c, _ in group if c.text]
         n = sum(m["n"] for _, m in group)
         sizes: Counter[float] = Counter()
@@ -256,20 +345,21 @@ def _info(doc: PDFDocument) -> dict[str, str]:
     return out
 
 
-def read_pdf(path: str | Path) -> PdfDocument:
-    """Lines of every page of ``path``; unreadable files raise ReportError."""
+def read_pdf(path: str | Path, data: bytes | None = None) -> PdfDocument:
+    """Lines of every page of ``path`` (or of ``data``, its bytes, already read);
+    unreadable files raise ReportError naming ``path``."""
     name = str(path)
     styles: dict[str, tuple[bool, bool, str]] = {}
     pages: list[Page] = []
     char_count = unmapped = 0
     logging.getLogger("pdfminer").setLevel(logging.ERROR)
-    with open(path, "rb") as fh:
+    with (io.BytesIO(data) if data is not None else open(path, "rb")) as fh:
         try:
             parser = PDFParser(fh)
             doc = PDFDocument(parser, password="")
             info = _info(doc)
             rsrc = PDFResourceManager(caching=True)
-            device = PDFPageAggregator(rsrc, laparams=None)
+            device = _CharDevice(rsrc)
             interpreter = PDFPageInterpreter(rsrc, device)
             page_iter = PDFPage.create_pages(doc)
         except PDFPasswordIncorrect as exc:
@@ -285,21 +375,15 @@ def read_pdf(path: str | Path) -> PdfDocument:
                 if pdf_page is None:
                     break
                 interpreter.process_page(pdf_page)
-                layout: LTPage = device.get_result()
-            except ReportError:
-                raise
             except Exception as exc:  # noqa: BLE001
                 raise ReportError(name, f"corrupt or truncated PDF ({_why(exc)})") from exc
             number += 1
-            chars: list[tuple] = []
-            counts = [0, 0]
-            _collect_chars(layout, chars, counts)
-            char_count += len(chars)
+            chars = device.chars
+            char_count += len(chars) + device.rotated
             unmapped += sum(1 for c in chars if c[0].startswith("(cid:"))
-            frags = _fragments(chars)
-            lines = _rows(frags, number, layout.height, styles)
-            pages.append(Page(number, layout.width, layout.height, lines, counts[0],
-                              counts[1]))
+            lines = _rows(_fragments(chars), number, device.height, styles)
+            pages.append(Page(number, device.width, device.height, lines, device.images,
+                              device.rules))
     if not pages:
         raise ReportError(name, "corrupt PDF (no pages)")
     return PdfDocument(name, pages, info, char_count, unmapped)

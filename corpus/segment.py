@@ -54,27 +54,42 @@ class Section:
 
 
 def split_heading_number(text: str) -> tuple[str | None, str]:
-    """("3.2", "Terms of reference") from "3.2 Terms of reference"; (None, text) if none."""
+    """("3.2", "Terms of reference") from "3.2 Terms of reference"; (None, text) if none.
+
+    Worded numbering ("Part 2", "Appendix A") stays in the text, as reports print it,
+    but still sets the level (see :func:`numbering_depth`).
+    """
     m = _NUMBERED.match(text)
     if not m or _DATE_START.match(text):
         return None, text
     number = m.group("num").strip()
     rest = text[m.end():].strip()
-    if not rest and not re.match(r"(?i)appendix|annex|part|section|chapter", number):
+    if re.match(r"(?i)appendix|appendices|annex|part|section|chapter", number):
+        return None, text
+    if not rest:
         return None, text
     if re.fullmatch(r"[A-Ha-h]", number) and not rest[:1].isupper():
         return None, text
     return number, rest
 
 
+def worded_number(text: str) -> str | None:
+    """"Part 2" in "Part 2: What happened", "Appendix A" in "Appendix A Glossary"."""
+    m = _NUMBERED.match(text)
+    if m and re.match(r"(?i)appendix|appendices|annex|part|section|chapter", m.group("num")):
+        return m.group("num").strip()
+    return None
+
+
 def numbering_depth(number: str | None) -> int:
-    if not number:
+    """Level implied by a heading number: "3" -> 1, "3.2" -> 2, "1.0" -> 1; 0 when the
+    numbering says nothing about depth (unnumbered, "iv", "B": the style decides)."""
+    if not number or not re.fullmatch(r"\d{1,2}(?:\.\d{1,2})*", number):
         return 0
-    if re.fullmatch(r"\d{1,2}(?:\.\d{1,2})*", number):
-        return number.count(".") + 1
-    if re.match(r"(?i)part|chapter|section|appendix|annex", number):
-        return 1
-    return 2  # i., a), A.
+    parts = number.split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return len(parts)
 
 
 def _words(text: str) -> int:
@@ -93,17 +108,29 @@ class _Detector:
         # Some reports set all body text in bold; then bold says nothing about headings.
         self.body_bold = bool(body) and sum(b.bold for b in body) > 0.5 * len(body)
         self.title_page = self._is_title_page()
+        self.title_block = self._title_block()
+
+    def _title_block(self) -> int | None:
+        """The report's title at the top of page 1 (largest type there): not a section."""
+        first = [(i, b) for i, b in enumerate(self.doc.blocks) if b.page_start == 1]
+        if not first:
+            return None
+        i, b = max(first, key=lambda ib: (ib[1].size, -ib[0]))
+        if b.size >= 1.25 * self.doc.body_size and not split_heading_number(_full(b))[0]:
+            return i
+        return None
 
     def _is_title_page(self) -> bool:
         first = [b for b in self.doc.blocks if b.page_start == 1]
-        return self.doc.page_count > 2 and sum(_words(b.text) for b in first) < 150
+        return self.doc.page_count >= 2 and sum(_words(b.text) for b in first) < 150
 
     def score(self, i: int) -> float:
         """How heading-like block i is (>= 1 means a heading)."""
         doc, b = self.doc, self.doc.blocks[i]
         if b.kind != "para" or len(b.lines) > 3 or len(b.text) > 220 or not b.text:
             return 0.0
-        if b.page_start == 1 and (self.title_page or b.size >= 1.6 * doc.body_size):
+        if b.page_start == 1 and (self.title_page or b.size >= 1.6 * doc.body_size
+                                  or i == self.title_block):
             return 0.0
         full = _full(b)
         number, rest = split_heading_number(full)
@@ -112,14 +139,16 @@ class _Detector:
         first = text.lstrip("'‘\"“(")[:1]
         if not first or first.islower() or words > 30:
             return 0.0
-        if sum(ch.isalpha() for ch in text) < 0.5 * len(text.replace(" ", "")):
+        styled = b.size >= 1.07 * doc.body_size or (b.bold and not self.body_bold)
+        if sum(ch.isalpha() for ch in text) < 0.5 * len(text.replace(" ", "")) and not (
+                styled and sum(ch.isalpha() for ch in text) >= 2):
             return 0.0  # mostly numbers or symbols: dates, figures, table debris
         ends = text.rstrip()[-1:]
         rel = b.size / doc.body_size
         nxt = doc.blocks[i + 1] if i + 1 < len(doc.blocks) else None
         score = 0.0
-        if rel >= 1.12:
-            score += 1.0 + min(rel - 1.12, 0.5)
+        if rel >= 1.07:  # 12 pt headings over 11 pt text count, 14 pt and up count fully
+            score += min((rel - 1.0) * 8, 1.5)
         elif rel < 0.95:
             score -= 0.6
         if b.bold and not self.body_bold:
@@ -197,7 +226,7 @@ def _assign_levels(heads: list[Heading]) -> None:
     by_style: dict[tuple, Counter[int]] = defaultdict(Counter)
     for h in heads:
         d = numbering_depth(h.number)
-        if d and re.fullmatch(r"\d{1,2}(?:\.\d{1,2})*", h.number or ""):
+        if d:
             by_style[h.style][d] += 1
     style_level = {s: c.most_common(1)[0][0] for s, c in by_style.items()}
 
@@ -219,9 +248,9 @@ def _assign_levels(heads: list[Heading]) -> None:
             style_level[style] = min(other.index(style) + 1, 4)
     for h in heads:
         d = numbering_depth(h.number)
-        if d and re.fullmatch(r"\d{1,2}(?:\.\d{1,2})*", h.number or ""):
+        if d:
             h.level = d
-        elif d == 1:  # Part 2, Appendix A
+        elif worded_number(h.text):  # Part 2, Appendix A
             h.level = 1
         else:
             h.level = style_level.get(h.style, 2)

@@ -11,7 +11,8 @@ Optional spec keys beyond the shared format (all default off): ``body_font``
 ("Helvetica", "Times" or "Vera": an embedded TrueType subset, like most real PDFs),
 ``ligatures`` (Vera only: "fi"/"fl" drawn as ligature glyphs), ``hyphenate`` (break long
 words across lines with a hyphen), ``user_password`` (encrypt the file), ``title_page``
-(default true).
+(default true), and a third ``heading_style``, "caps" (body size and weight, top-level
+headings in capitals, subheadings in italics).
 """
 
 from __future__ import annotations
@@ -129,6 +130,15 @@ class _Styles:
                 ParagraphStyle("h3", fontName=bold, fontSize=BODY_SIZE, leading=14.5,
                                spaceBefore=6, spaceAfter=4),
             ]
+        elif spec.get("heading_style") == "caps":  # extension: capitals, body size and weight
+            self.headings = [
+                ParagraphStyle("h1", fontName=regular, fontSize=BODY_SIZE, leading=14.5,
+                               spaceBefore=14, spaceAfter=7),
+                ParagraphStyle("h2", fontName=italic, fontSize=BODY_SIZE, leading=14.5,
+                               spaceBefore=9, spaceAfter=6),
+                ParagraphStyle("h3", fontName=italic, fontSize=BODY_SIZE, leading=14.5,
+                               spaceBefore=6, spaceAfter=4),
+            ]
         else:  # bold, same size as the body; numbers in a hanging indent like Word's
             self.headings = [
                 ParagraphStyle("h1", fontName=bold, fontSize=BODY_SIZE, leading=14.5,
@@ -230,6 +240,21 @@ def _numbered_canvas(spec: dict[str, Any]) -> type[rl_canvas.Canvas]:
     return NumberedCanvas
 
 
+class _NotedParagraph(Paragraph):
+    """A paragraph carrying footnotes; when split over pages the last part keeps them
+    (the marks are at its end)."""
+
+    footnotes: list[tuple[int, str]] = []
+
+    def split(self, availWidth: float, availHeight: float) -> list[Any]:  # noqa: N803
+        parts = super().split(availWidth, availHeight)
+        for part in parts:
+            part.footnotes = []
+        if parts:
+            parts[-1].footnotes = self.footnotes
+        return parts
+
+
 class _Builder:
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
@@ -275,13 +300,20 @@ class _Builder:
         st = self.styles
         style = st.headings[min(depth, 2)]
         number = sec.get("number")
-        heading = escape(sec.get("heading", ""))
+        heading = escape(sec.get("heading") or "")
+        if self.spec.get("heading_style") == "caps" and depth == 0:
+            heading = heading.upper()
+        if not heading and not number:  # a report without headings
+            flow.extend(self._blocks(sec.get("blocks", []), None))
+            for sub in sec.get("subsections", []) or []:
+                self._section(sub, depth + 1, flow, number)
+            return
         if number and style.bulletFontName == style.fontName and style.leftIndent:
             para = Paragraph(heading, style, bulletText=number)
         else:
             para = Paragraph(f"{escape(number)} {heading}" if number else heading, style)
-        para.toc_entry = (min(depth, 1), f"{number} {sec.get('heading', '')}" if number
-                          else sec.get("heading", ""))
+        para.toc_entry = (min(depth, 1), f"{number} {sec.get('heading') or ''}" if number
+                          else sec.get("heading") or "")
         if depth > 1:
             para.toc_entry = None
         first = self._blocks(sec.get("blocks", []), number)
@@ -305,9 +337,10 @@ class _Builder:
                     text += f"<super>{self.footnote_no}</super>"
                 if self.spec.get("numbered_paragraphs") and number:
                     para_no += 1
-                    para = Paragraph(text, st.numbered, bulletText=f"{number}.{para_no}")
+                    para = _NotedParagraph(text, st.numbered,
+                                           bulletText=f"{number}.{para_no}")
                 else:
-                    para = Paragraph(text, st.body)
+                    para = _NotedParagraph(text, st.body)
                 para.footnotes = notes
                 out.append(para)
             elif kind == "bullets":
