@@ -36,8 +36,8 @@ def test_duplicate_ids_are_named():
 
 def test_dangling_reason_category_is_named():
     text = OURS.read_text()
-    text = text.replace("category: tools, label: Professionals unfamiliar",
-                        "category: gadgets, label: Professionals unfamiliar")
+    text = text.replace("category: tools, label: \"Professionals unfamiliar",
+                        "category: gadgets, label: \"Professionals unfamiliar")
     with pytest.raises(CodebookError, match="process_unfamiliar.*gadgets"):
         parse_codebook(text, "bad.yaml")
 
@@ -48,3 +48,13 @@ def test_dangling_issue_stage_is_named():
                         "{id: caf_without_agreement, stage: Z,")
     with pytest.raises(CodebookError, match="caf_without_agreement.*'Z'"):
         parse_codebook(text, "bad.yaml")
+
+
+def test_project_codebook_has_no_stray_keys():
+    """An unquoted comma in a YAML flow mapping silently cuts a label into junk keys."""
+    cb = load_codebook()
+    for kind in ("stages", "groups", "issues", "reason_categories", "reasons", "section_types"):
+        for code in getattr(cb, kind):
+            assert not code.model_extra, (kind, code.id, code.model_extra)
+    assert all(g.aliases for g in cb.groups)
+    assert cb.label("groups", "hospital") == "Hospital (ED, wards, paediatrics)"
