@@ -305,8 +305,23 @@ def stop(data_dir: Path | None = None, timeout: float = 30.0) -> bool:
             time.sleep(0.5)
         _reap(pid)
         stopped = True
+    _wait_port_closed(rec.get("url"), pid, timeout)
     (d / PID_FILE).unlink(missing_ok=True)
     return stopped
+
+
+def _wait_port_closed(url: str | None, pgid: int, timeout: float) -> None:
+    """Workers of the server can outlive its main process: wait until the port is free."""
+    if not url:
+        return
+    host, port = _host_port(url)
+    deadline = time.monotonic() + timeout
+    while port_in_use(host, port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if port_in_use(host, port) and pgid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+        time.sleep(0.5)
 
 
 def _reap(pid: int) -> None:

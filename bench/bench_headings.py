@@ -10,10 +10,15 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from corpus.headings import DATA_DIR, HeadingTyper, augment, load_reports, train_typer
-
-EXAMPLES = DATA_DIR / "heading_examples.jsonl"
-DEV = DATA_DIR / "headings_dev.jsonl"
+from corpus.headings import (
+    DEV_FILE,
+    DEV_WEIGHT,
+    EXAMPLES_FILE,
+    HeadingTyper,
+    augment,
+    load_reports,
+    train_typer,
+)
 
 
 def _score(pairs: list[tuple[str, str]]) -> float:
@@ -32,30 +37,42 @@ def _per_type(pairs: list[tuple[str, str]]) -> str:
     return "  ".join(f"{t} {right[t]}/{n}" for t, n in gold.most_common())
 
 
-def leave_one_report_out(examples, dev) -> list[tuple[str, str]]:
-    pairs = []
-    for i, (headings, gold) in enumerate(dev):
+def leave_one_report_out(examples, dev) -> tuple[list, list]:
+    """Pairs (gold, predicted) from heading strings alone, and with the coded levels."""
+    pairs, with_levels = [], []
+    for i, report in enumerate(dev):
         typer = HeadingTyper().fit(augment(examples + dev[:i] + dev[i + 1:]))
-        pairs += list(zip(gold, typer.predict(headings), strict=True))
-    return pairs
+        pairs += list(zip(report.types, typer.predict(report.headings), strict=True))
+        with_levels += list(zip(report.types, typer.predict(report.headings, report.levels),
+                                strict=True))
+    return pairs, with_levels
 
 
 def training_file_only(examples, dev) -> list[tuple[str, str]]:
     typer = HeadingTyper().fit(augment(examples))
-    return [(g, p) for headings, gold in dev
-            for g, p in zip(gold, typer.predict(headings), strict=True)]
+    return [(g, p) for r in dev for g, p in zip(r.types, typer.predict(r.headings), strict=True)]
 
 
 def run() -> None:
-    examples, dev = load_reports(EXAMPLES), load_reports(DEV)
-    n_heads = sum(len(h) for h, _ in dev)
+    examples, dev = load_reports(EXAMPLES_FILE), load_reports(DEV_FILE, DEV_WEIGHT)
+    n_heads = sum(len(r.headings) for r in dev)
     print(f"training file: {len(examples)} fictional reports, "
-          f"{sum(len(h) for h, _ in examples)} headings; dev: {len(dev)} real reports, "
+          f"{sum(len(r.headings) for r in examples)} headings; dev: {len(dev)} real reports, "
           f"{n_heads} headings")
+    print("note: the training file's conventions were revised after reading dev errors, so "
+          "'training file only' is not blind (the first, blind version scored 0.733);\n"
+          "      leave-one-report-out is the estimate to quote.")
     t0 = time.perf_counter()
-    train_typer()
+    typer = train_typer()
     print(f"train shipped model (training file + dev): {time.perf_counter() - t0:.2f} s")
-    for name, pairs in (("leave-one-report-out", leave_one_report_out(examples, dev)),
+    t0 = time.perf_counter()
+    for r in dev:
+        typer.predict(r.headings)
+    print(f"classify one report: {(time.perf_counter() - t0) / len(dev) * 1000:.1f} ms")
+    loo, loo_levels = leave_one_report_out(examples, dev)
+    print(f"\naccuracy, leave-one-report-out given the coded levels (as `vivid parse` does): "
+          f"{_score(loo_levels):.3f}")
+    for name, pairs in (("leave-one-report-out", loo),
                         ("training file only", training_file_only(examples, dev))):
         print(f"\naccuracy, {name}: {_score(pairs):.3f} ({sum(g == p for g, p in pairs)}"
               f"/{len(pairs)})")

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 import spacy
+from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
@@ -21,6 +22,40 @@ from spacy.util import filter_spans
 from corpus.codebook import Codebook
 
 BLOCK = "_none"
+
+# The codebook's own group aliases (version 1), kept here as well so that extraction
+# does not depend on how the YAML happens to be written.
+CODEBOOK_ALIASES: dict[str, list[str]] = {
+    "csc": ["children's social care", "CSC", "social worker", "social care", "children's services",
+        "MASH", "duty team", "first response", "local authority", "LADO"],
+    "police": ["police", "officer", "PPU", "public protection unit", "CAIT",
+        "child abuse investigation team"],
+    "school": ["school", "teacher", "head teacher", "designated safeguarding lead", "DSL",
+        "college", "pupil", "education welfare"],
+    "early_years": ["nursery", "childminder", "children's centre", "pre-school", "early years"],
+    "school_nurse": ["school nurse", "school nursing"],
+    "gp": ["GP", "general practitioner", "practice nurse", "surgery"],
+    "health_visitor": ["health visitor", "health visiting", "HV", "0-19 service"],
+    "midwifery": ["midwife", "midwifery", "maternity", "antenatal"],
+    "hospital": ["hospital", "emergency department", "A&E", "ED", "paediatrician", "ward",
+        "consultant", "minor injuries unit", "urgent care"],
+    "health_other": ["health", "NHS trust", "community health", "designated nurse", "named nurse",
+        "sexual health", "dentist", "ambulance", "paramedic"],
+    "camhs": ["CAMHS", "child and adolescent mental health"],
+    "adult_mental_health": ["adult mental health", "psychiatrist", "community mental health team",
+        "CMHT", "crisis team"],
+    "adult_social_care": ["adult social care", "adult services", "adults' social care"],
+    "substance_misuse": ["substance misuse", "drug service", "alcohol service",
+        "drug and alcohol"],
+    "probation": ["probation", "CRC", "offender manager", "MAPPA"],
+    "youth_justice": ["youth offending", "YOT", "youth justice"],
+    "housing": ["housing", "housing officer", "landlord", "homelessness"],
+    "domestic_abuse_service": ["MARAC", "IDVA", "refuge", "domestic abuse service",
+        "domestic violence service"],
+    "voluntary": ["voluntary", "charity", "family support worker", "church", "faith"],
+    "legal": ["court", "Cafcass", "legal", "solicitor", "CPS", "Crown Prosecution Service"],
+    "network": ["multi-agency", "all agencies", "professional network", "professionals"],
+}
 
 # Role phrases and common wordings beyond the codebook's aliases (lower case unless acronym).
 EXTRA_ALIASES: dict[str, list[str]] = {
@@ -30,7 +65,8 @@ EXTRA_ALIASES: dict[str, list[str]] = {
             "conference chair", "child protection chair", "EDT", "emergency duty team",
             "assessment team", "children's services department", "social care staff",
             "local authorities", "council", "the council", "team manager",
-            "early help team", "early help service", "family support service"],
+            "early help team", "early help service", "family support service",
+            "agency social worker", "agency worker", "locum social worker"],
     "police": ["police officer", "detective", "constable", "police force", "police service",
                "PPU", "CAIT", "public protection", "the force", "investigating officer",
                "officers"],
@@ -84,14 +120,14 @@ EXTRA_ALIASES: dict[str, list[str]] = {
                                "Women's Aid", "outreach worker"],
     "voluntary": ["voluntary sector", "third sector", "voluntary organisation",
                   "charity worker", "family support worker", "community group", "mentor"],
-    "legal": ["lawyers", "lawyer", "legal services", "legal planning meeting",
+    "legal": ["lawyers", "lawyer", "legal services",
               "legal department", "family court", "judge", "magistrates", "care proceedings",
               "legal advice", "public law outline", "PLO", "CPS"],
     "network": ["agencies", "network", "the network", "wider network", "other agencies",
                 "partner agencies", "practitioners", "the professionals", "all professionals",
                 "multi-agency meeting", "professionals' meeting", "professionals meeting",
-                "every agency", "any agency", "services", "partner organisations",
-                "the partnership", "agency"],
+                "every agency", "any agency", "each agency", "other agency", "services",
+                "partner organisations", "the partnership"],
     BLOCK: ["mental health", "ill health", "health needs", "health problems",
             "physical health", "health and wellbeing", "health and safety", "good faith",
             "bad faith", "voluntary accommodation", "voluntary agreement",
@@ -103,8 +139,31 @@ EXTRA_ALIASES: dict[str, list[str]] = {
             "mental health problems", "mental health needs", "mental health difficulties",
             "her mental health", "his mental health", "mother's mental health",
             "father's mental health", "the mother's mental health", "parental mental health",
-            "adult social care needs", "services focused"],
+            "adult social care needs", "services focused", "drug and alcohol use",
+            "drug and alcohol misuse", "alcohol use", "drug use", "substance use",
+            "parental substance misuse", "her substance misuse", "his substance misuse",
+            "agency staff", "legal planning meeting", "legal planning meetings"],
 }
+
+_ABBREV = {"mr.", "mrs.", "ms.", "dr.", "st.", "no.", "e.g.", "i.e.", "etc.", "cf.", "para.",
+           "vs.", "prof.", "rev.", "approx."}
+
+
+@Language.component("vivid_sentences")
+def vivid_sentences(doc: Doc) -> Doc:
+    """Sentence starts after . ! ? (also fused, as in 'Child A.') unless an abbreviation."""
+    for i, tok in enumerate(doc):
+        if i == 0:
+            tok.is_sent_start = True
+            continue
+        prev = doc[i - 1]
+        ends = prev.text in {".", "!", "?"} or (prev.text.endswith((".", "!", "?"))
+                                                 and prev.lower_ not in _ABBREV)
+        first = tok.text[:1]
+        tok.is_sent_start = bool(ends and (first.isupper() or first.isdigit()
+                                           or first in "'\"‘“("))
+    return doc
+
 
 _ACRONYM = re.compile(r"^[A-Z0-9&]{2,}s?$")
 
@@ -152,17 +211,19 @@ class AgencyExtractor:
     def __init__(self, codebook: Codebook) -> None:
         self.codebook = codebook
         self.nlp = spacy.blank("en")
-        self.nlp.add_pipe("sentencizer")
+        self.nlp.add_pipe("vivid_sentences")
         self._lower = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self._exact = PhraseMatcher(self.nlp.vocab, attr="ORTH")
         aliases: dict[str, set[str]] = {}
         for group in codebook.groups:
             aliases.setdefault(group.id, set()).update(group.aliases)
-            aliases[group.id].add(group.label)
+            if not re.search(r"[,:/()\[\]]", group.label):  # "Police", not "A / B (c)"
+                aliases[group.id].add(group.label)
         known = set(codebook.group_ids) | {BLOCK}
-        for gid, extra in EXTRA_ALIASES.items():
-            if gid in known:
-                aliases.setdefault(gid, set()).update(extra)
+        for table in (CODEBOOK_ALIASES, EXTRA_ALIASES):
+            for gid, extra in table.items():
+                if gid in known:
+                    aliases.setdefault(gid, set()).update(extra)
         for gid, names in sorted(aliases.items()):
             exact, lower = set(), set()
             for name in names:
@@ -179,7 +240,14 @@ class AgencyExtractor:
     def spans(self, doc: Doc) -> list[Span]:
         found = [Span(doc, s, e, label=m) for m, s, e in self._lower(doc)]
         found += [Span(doc, s, e, label=m) for m, s, e in self._exact(doc)]
-        return [s for s in filter_spans(found) if s.label_ != BLOCK]
+        kept = [s for s in filter_spans(found) if s.label_ != BLOCK]
+        merged: list[Span] = []
+        for span in kept:  # "CAIT officer": one mention, not two
+            if merged and merged[-1].label_ == span.label_ and merged[-1].end == span.start:
+                merged[-1] = Span(doc, merged[-1].start, span.end, label=span.label_)
+            else:
+                merged.append(span)
+        return merged
 
     def mentions_in(self, doc: Doc) -> list[Mention]:
         sent_of = {}

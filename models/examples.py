@@ -20,6 +20,7 @@ from corpus.settings import get_settings
 SEED_FILE = Path(__file__).parent / "data" / "seed_examples.jsonl"
 DEV_FILE = Path(__file__).parent / "data" / "vivid_dev.jsonl"
 SEED_PARTS = sorted((Path(__file__).parent / "data" / "seed_parts").glob("part*.jsonl"))
+SPEC_DIR = Path(__file__).resolve().parent.parent / "corpus" / "samples" / "specs"
 
 
 class ExampleError(ValueError):
@@ -60,6 +61,47 @@ def default_training_files() -> list[Path]:
     if SEED_PARTS:
         return list(SEED_PARTS)
     raise ExampleError(f"{SEED_FILE}: no seed training data found")
+
+
+def default_training_sources() -> list[Path]:
+    """What `vivid train` learns from by default: the seed set, the real dev examples and
+    the sample-report specs (whole reports: hard negatives with section context)."""
+    extra = [DEV_FILE] if DEV_FILE.exists() else []
+    return default_training_files() + extra + sample_spec_files()
+
+
+def sample_spec_files() -> list[Path]:
+    """The sample-report specs: whole reports with planted, coded vivid examples."""
+    return sorted(SPEC_DIR.glob("*.json")) if SPEC_DIR.is_dir() else []
+
+
+def spec_records(path: Path) -> list[tuple[str, dict]]:
+    """(where, record) for each paragraph or bullet list of a sample-report spec: planted
+    vivid blocks carry their codes, every other block is a non-vivid passage in context."""
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExampleError(f"{path}: not a readable report spec ({exc})") from None
+    out: list[tuple[str, dict]] = []
+
+    def walk(sections: list, trail: str) -> None:
+        for si, sec in enumerate(sections):
+            here = f"{trail}{si + 1}."
+            ctx = {"heading": str(sec.get("heading") or ""),
+                   "section_type": str(sec.get("type") or "")}
+            for bi, block in enumerate(sec.get("blocks") or []):
+                text = block.get("text") or " ".join(block.get("items") or [])
+                if block.get("kind") not in ("para", "bullets") or not text.strip():
+                    continue
+                rec = {"id": f"{path.stem}:{here}{bi + 1}", "text": text, "vivid": False,
+                       "context": ctx, "source": f"sample spec {path.name}"}
+                if isinstance(block.get("vivid"), dict):
+                    rec.update(block["vivid"], vivid=True)
+                out.append((f"{path}: section {here.rstrip('.')} block {bi + 1}", rec))
+            walk(sec.get("subsections") or [], here)
+
+    walk(spec.get("sections") or [], "")
+    return out
 
 
 def _str_list(rec: dict, key: str, where: str) -> tuple[str, ...]:
@@ -122,6 +164,15 @@ def load_examples(paths: Iterable[str | Path], codebook: Codebook | None = None
     seen: dict[str, str] = {}
     for path in paths:
         path = Path(path)
+        if path.suffix == ".json":  # a sample-report spec
+            for where, rec in spec_records(path):
+                ex = parse_record(rec, where, codebook)
+                if ex.id in seen:
+                    raise ExampleError(f"{where}: duplicate id {ex.id!r} (first at "
+                                       f"{seen[ex.id]})")
+                seen[ex.id] = where
+                out.append(ex)
+            continue
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except OSError as exc:

@@ -13,8 +13,11 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from models.agencies import AgencyExtractor, Mention
 
+FEATURES_VERSION = "f3"  # bump when a change here alters what saved models expect
 MAX_CHARS = 12_000  # features look at the first ~2,000 words of a passage
 PAIR_PARTIES = ("csc", "network")  # always candidate parties: often implied, not named
 
@@ -33,6 +36,12 @@ TRANSFER = {
 NEGATION = {"not", "no", "never", "nobody", "neither", "nor", "without", "n't", "failed",
             "unaware", "none", "nothing"}
 BACKWARD = {"from", "by"}
+# words just before a mention that make it the receiver ("told the GP", "referred to CSC")
+RECV_BEFORE = {"to", "with", "told", "informed", "notified", "alerted", "asked", "contacted",
+               "rang", "called", "telephoned", "invited", "involve", "involved", "copied",
+               "updated", "advised", "warned", "inform", "tell", "alert", "contact", "ask",
+               "emailed", "phoned", "approached", "consulted", "chased"}
+SEND_BEFORE = {"from", "by"}
 INTERNAL = {"within", "internal", "internally", "between", "colleague", "colleagues",
             "manager", "supervisor", "another", "other", "new", "previous", "handover",
             "transfer", "record", "records", "team", "teams", "departments", "own"}
@@ -45,6 +54,91 @@ KEYWORDS = (
     "professionals", "mental health", "school", "police", "hospital", "consent",
 )
 _WORD = re.compile(r"[a-z][a-z'\-]+")
+
+# Cue lexicons: each hit adds a token such as "cue_stage_d", so that a wording the
+# training set never used still counts as evidence for the stage or reason it names.
+CUES: dict[str, str] = {
+    "stage_a": r"universal services?|within the (?:school|nursery|practice)|internal(?:ly)?|"
+               r"did not (?:refer|pass|share)|no referral was made|not passed on|"
+               r"health visit\w*|midwi\w+|nursery|\bGPs?\b|antenatal|booking",
+    "stage_b": r"early help|common assessment|\bCAF\b|team around the (?:family|child)|\bTAF\b|"
+               r"lead professional|family support|below the threshold|early help assessment|"
+               r"stepp?(?:ed)? down to early help|\bEHA\b",
+    "stage_c": r"referr\w*|front door|\bMASH\b|multi-agency safeguarding hub|threshold|"
+               r"screen\w*|\bcontacts?\b|duty (?:team|social worker)|logged|no further action|"
+               r"information only|for information|advice and information|re-?referr\w*",
+    "stage_d": r"strategy (?:discussion|meeting)s?|section 47|\bs\.? ?47\b|child protection "
+               r"medical|joint (?:visit|investigation)|investigat\w*|rapid response|"
+               r"unexpected death|skeletal survey|fractures?|injur(?:y|ies)|bruis\w*|"
+               r"medical examination|examined|achieving best evidence|\bABE\b|"
+               r"(?:no|not) prosecut\w*|insufficient evidence",
+    "stage_e": r"assessments?\b|pre-birth|parenting assessment|risk assessment|core assessment|"
+               r"child and family assessment|analys\w+|information (?:gathered|fed)|"
+               r"history (?:was|had) not",
+    "stage_f": r"conferences?\b|core group|child in need (?:meeting|plan)|child protection plan|"
+               r"\bchair\w*|\bCIN\b|\bICPC\b|\bRCPC\b|plan was (?:ended|discontinued)|"
+               r"removed from the plan|subject to a (?:child protection )?plan",
+    "stage_g": r"home visits?|professionals'? meetings?|transfer\w*|clos(?:ed|ure)|"
+               r"case (?:records?|notes)|over (?:the )?(?:following |next )?(?:months|years)|"
+               r"long(?:er)?-term|drift\w*|allocat\w*|case ?load|visits? (?:were|was)",
+    "comm": r"\b(?:told|informed|shared|passed|referred|notified|contacted|telephoned|rang|"
+            r"wrote|sent|emailed|alerted|asked|invited|discussed|escalated|challenged)\b",
+    "comm_neg": r"\b(?:not|never|no one|nobody|without)\b(?:\s+\w+){0,3}\s+(?:told|informed|"
+                r"shared|passed|referred|notified|contacted|invited|discussed|escalated|"
+                r"challenged|aware)",
+    "finding": r"the review (?:found|concluded|considers|noted|heard|was told)|"
+               r"(?:was|were) not (?:told|informed|shared|invited)|a missed opportunity|"
+               r"lost opportunity|should have",
+    "r_workload": r"workload|caseloads?|capacity|staff(?:ing)? shortages?|understaffed|"
+                  r"pressures?|vacanc\w+|agency (?:staff|social worker)|short-staffed|busy",
+    "r_supervision": r"supervision|supervisor|management oversight|manager\w* (?:signed|agreed|"
+                     r"did not)|oversight",
+    "r_training": r"inexperienced|newly qualified|training|lack of (?:knowledge|experience)|"
+                  r"unfamiliar|did not know (?:how|that)",
+    "r_records": r"records?\b|IT system|electronic|systems? (?:did|could) not|not transferred|"
+                 r"could not (?:see|access)|access to",
+    "r_auto": r"letter|copied|notification|automatic\w*|discharge summary|electronic task|"
+              r"fax\w*|e-?mail",
+    "r_consent": r"consent|confidential\w*|data protection|information sharing (?:rules|"
+                 r"guidance|agreement)|GDPR",
+    "r_optimism": r"optimis\w+|accepted (?:the |her |his |their )?(?:carers'? |parents'? )?"
+                  r"(?:account|explanation)s?|too readily|reassur\w+|fixed view|"
+                  r"confirmation bias|benefit of the doubt",
+    "r_compliance": r"disguised compliance|appeared to (?:co-?operate|engage)|engag\w+|"
+                    r"cancelled|missed appointments|not brought|resist\w*",
+    "r_escalation": r"escalat\w+|challeng\w+|disagree\w*|did not (?:pursue|chase)",
+    "r_roles": r"assum\w+|responsib\w+|lead professional|whose (?:role|job)|"
+               r"thought that (?:another|the other)|believed that .{0,40}(?:was|were) "
+               r"(?:dealing|involved)",
+    "r_threshold": r"thresholds?",
+    "r_hierarchy": r"deferr?\w*|hierarch\w*|status|not valued|less weight|senior|consultant|"
+                   r"overrul\w+|against the views",
+    "r_family": r"in front of|presence of (?:the )?(?:parents?|family|mother|father)|"
+                r"parents? (?:were|was) present|with (?:the )?parents present",
+    "r_relationship": r"relationship with (?:the )?(?:family|parents?|mother|father)|"
+                      r"damag\w+ (?:the|their|her|his) relationship|(?:upset|alienat\w+)",
+    "r_language": r"language|euphemis\w+|sanitis\w+|described as|'[a-z ]{3,30}'|"
+                  r"imprecise|vague|minimis\w+",
+    "r_prosecution": r"prosecut\w+|criminal (?:threshold|standard|proceedings)|no further "
+                     r"action|insufficient evidence|charge[sd]?",
+    "r_medical": r"medical (?:opinion|view|explanation)|paediatrician'?s? (?:view|opinion)|"
+                 r"consistent with|accidental|explanation for the injur\w+|categorical|"
+                 r"definitive",
+    "r_adult": r"adult (?:services|mental health|focus)|mother'?s? (?:mental health|needs)|"
+               r"father'?s? (?:mental health|drinking)|as a parent|impact on the child\w*",
+}
+# matched on lower-cased text (four times faster than re.IGNORECASE; cues are soft evidence,
+# so an acronym matched in lower case costs nothing)
+_CUES = [(name, re.compile(rx.lower())) for name, rx in CUES.items()]
+
+
+CUE_NAMES = list(CUES)
+
+
+def cue_counts(text: str) -> list[int]:
+    """Hits of each cue lexicon in ``text`` (order of ``CUE_NAMES``)."""
+    low = text.lower()
+    return [len(rx.findall(low)) for _, rx in _CUES]
 
 
 def truncate(text: str) -> str:
@@ -86,6 +180,16 @@ class Prepared:
         return self.text + (" \n" + " ".join(extra) if extra else "")
 
 
+def dense_features(prep: Prepared, group_ids: list[str]) -> list[float]:
+    """Cue-lexicon counts (log), group indicators and counts: a small block kept apart from
+    the n-grams so that its weight does not shrink with the length of the passage."""
+    cues = [math.log1p(c) for c in cue_counts(prep.text)]
+    present = set(prep.groups)
+    groups = [float(g in present) for g in group_ids]
+    n = len(present - {"network"})
+    return cues + groups + [math.log1p(n), float(n >= 2), math.log1p(len(prep.tokens)) / 5]
+
+
 def prepare(text: str, extractor: AgencyExtractor, context: dict | None = None) -> Prepared:
     doc = extractor.doc(truncate(text))
     mentions = extractor.mentions_in(doc)
@@ -125,6 +229,19 @@ class PairContext:
             for t in range(s, e):
                 self.sent_of_token[t] = i
         self.n_tokens = max(1, len(prep.tokens))
+        self.send: Counter[str] = Counter()
+        self.recv: Counter[str] = Counter()
+        toks = prep.tokens
+        for m in prep.mentions:
+            before = toks[max(0, m.token - 3):m.token]
+            end = m.token + max(1, len(m.text.split()))
+            after = toks[end:end + 4]
+            if set(before) & RECV_BEFORE:
+                self.recv[m.group] += 1
+            if set(before) & SEND_BEFORE:
+                self.send[m.group] += 1
+            if set(after) & TRANSFER:
+                self.send[m.group] += 1
 
     def window(self, a: Mention, b: Mention) -> list[str]:
         """Tokens strictly between two mentions (a before b), at most 15."""
@@ -152,6 +269,14 @@ def pair_features(ctx: PairContext, sender: str, receiver: str) -> dict[str, flo
     f[f"s_rank={min(s_rank, 4)}"] = 1.0
     f[f"r_rank={min(r_rank, 4)}"] = 1.0
     f[f"ranks={min(s_rank, 4)},{min(r_rank, 4)}"] = 1.0
+    for role, g in (("s", sender), ("r", receiver)):
+        snd, rcv = ctx.send.get(g, 0), ctx.recv.get(g, 0)
+        f[f"{role}_send"] = math.log1p(snd)
+        f[f"{role}_recv"] = math.log1p(rcv)
+        f[f"{role}_net"] = float(np.sign(snd - rcv))
+    s_net = np.sign(ctx.send.get(sender, 0) - ctx.recv.get(sender, 0))
+    r_net = np.sign(ctx.send.get(receiver, 0) - ctx.recv.get(receiver, 0))
+    f[f"nets={int(s_net)},{int(r_net)}&same={int(same)}"] = 1.0
     if s_m:
         f["s_first_pos"] = s_m[0].token / ctx.n_tokens
         f["s_subject"] = float(any(m.token in ctx.sent_starts or
@@ -182,6 +307,7 @@ def pair_features(ctx: PairContext, sender: str, receiver: str) -> dict[str, flo
         if bwd:
             for x, y in bwd:
                 win = set(ctx.window(x, y))
+                words.update(f"b:{w}" for w in win if w.isalpha())
                 if win & BACKWARD:
                     f["bwd_from"] = 1.0
                     if win & TRANSFER:
@@ -220,12 +346,11 @@ def looks_like_english(text: str) -> str | None:
     if letters / len(stripped) < 0.5:
         return "text does not look like English (too few Latin letters)"
     words = _WORD.findall(text[:MAX_CHARS].lower())
-    if len(words) >= 6:
-        common = sum(w in _COMMON for w in words)
-        if common / len(words) < 0.12:
-            return "text does not look like English (too few common English words)"
-    elif not words:
+    if not words:
         return "text does not look like English (no words)"
+    common = sum(w in _COMMON for w in words)
+    if len(words) >= 8 and common / len(words) < 0.1:  # English prose runs at 40-50%
+        return "text does not look like English (too few common English words)"
     return None
 
 
@@ -236,5 +361,5 @@ _COMMON = {
     "did", "do", "would", "could", "should", "there", "when", "after", "before", "about",
     "child", "mother", "father", "review", "school", "police", "social", "care", "health",
     "said", "told", "what", "all", "any", "also", "into", "than", "then", "so", "if", "its",
-    "him", "them", "we", "our", "i", "you", "my", "one", "two", "what", "where", "how",
+    "him", "them", "we", "our", "i", "you", "my", "one", "two", "where", "how",
 }

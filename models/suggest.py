@@ -26,10 +26,11 @@ def _r(x: float) -> float:
 class Suggester:
     """A loaded model with its version, ready to score passages."""
 
-    def __init__(self, model: VividModel, version: str, codebook: Codebook | None = None
-                 ) -> None:
+    def __init__(self, model: VividModel, version: str, codebook: Codebook | None = None,
+                 card: dict | None = None) -> None:
         self.model = model
         self.version = version
+        self.card = card or {}
         self.codebook = codebook or current_codebook()
         self.extractor: AgencyExtractor = extractor(self.codebook)
 
@@ -39,7 +40,7 @@ class Suggester:
         from models.registry import load_model
 
         model, card = load_model(version)
-        return cls(model, card["version"])
+        return cls(model, card["version"], card=card)
 
     # -----------------------------------------------------------------------------
     def check_item(self, item: object) -> tuple[str | None, str | None, dict]:

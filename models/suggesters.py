@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from models.examples import Example
-from models.features import Prepared, all_pair_features
+from models.features import FEATURES_VERSION, Prepared, all_pair_features, dense_features
 
 STATE_FORMAT = 1
 
@@ -40,8 +39,9 @@ class Params:
     c_stage: float = 8.0
     c_issue: float = 4.0
     c_reason: float = 8.0
-    c_pair: float = 0.5
-    calibrate: bool = True
+    c_pair: float = 0.2
+    dense_weight: float = 0.6
+    dense_weight_vivid: float = 0.3
 
     def as_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
@@ -57,17 +57,60 @@ def make_vectorizers(p: Params) -> tuple[TfidfVectorizer, TfidfVectorizer]:
     return word, char
 
 
+def _vec_state(vec: TfidfVectorizer) -> dict:
+    terms = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
+    return {"terms": np.array(terms, dtype=str), "idf": np.asarray(vec.idf_, dtype=np.float64)}
+
+
+def _vec_restore(vec: TfidfVectorizer, st: dict) -> TfidfVectorizer:
+    vec.vocabulary_ = {str(t): i for i, t in enumerate(st["terms"])}
+    vec.idf_ = np.asarray(st["idf"])
+    return vec
+
+
 def _lr(c: float, balanced: bool = False) -> LogisticRegression:
-    return LogisticRegression(C=c, max_iter=2000, class_weight="balanced" if balanced else None)
+    return LogisticRegression(C=c, solver="newton-cg", max_iter=200, tol=1e-3,
+                              class_weight="balanced" if balanced else None)
 
 
-def _classifier(c: float, y: Sequence, calibrate: bool, balanced: bool = False):
-    """LR, sigmoid-calibrated on internal folds when every class has enough examples."""
-    counts = np.unique(np.asarray(y), return_counts=True)[1]
-    if calibrate and len(counts) > 1 and counts.min() >= 3:
-        return CalibratedClassifierCV(_lr(c, balanced), method="sigmoid",
-                                      cv=int(min(3, counts.min())), ensemble=False)
-    return _lr(c, balanced)
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class Calibration:
+    """Platt scaling for vivid, temperature scaling for stage and issue.
+
+    Fitted on out-of-fold scores from the training cross-validation, so the probabilities
+    a coder sees are calibrated without refitting every head on inner folds.
+    """
+
+    vivid_a: float = 1.0
+    vivid_b: float = 0.0
+    stage_t: float = 1.0
+    issue_t: float = 1.0
+
+    def as_dict(self) -> dict:
+        return {k: float(v) for k, v in self.__dict__.items()}
+
+
+def fit_platt(logit: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    lr = LogisticRegression(C=1e4).fit(logit.reshape(-1, 1), y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def fit_temperature(logits: np.ndarray, y_idx: np.ndarray) -> float:
+    """The temperature minimising the negative log-likelihood of the true classes."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_t: float) -> float:
+        p = _softmax(logits / np.exp(log_t))
+        return float(-np.mean(np.log(p[np.arange(len(y_idx)), y_idx] + 1e-12)))
+
+    res = minimize_scalar(nll, bounds=(-2.5, 2.5), method="bounded")
+    return float(np.exp(res.x))
 
 
 @dataclass
@@ -94,12 +137,24 @@ class Thresholds:
     reasons: list[float] = field(default_factory=list)
     pair: float = 0.5
     pair_max: int = 4
+    pair_rel: float = 0.0  # a further pair needs at least this share of the best score
+    pair_reverse: float = 0.0  # the reverse of a chosen pair needs this share of its score
 
     def select_pairs(self, ranked: list[tuple[str, float]]) -> set[str]:
-        """Pairs at or above the threshold (at most a few), and always the best one."""
-        chosen = [p for p, s in ranked if s >= self.pair][:self.pair_max]
-        if not chosen and ranked:
-            chosen = [ranked[0][0]]
+        """The best pair always; others above the absolute and relative thresholds, a
+        reversed pair only with strong evidence of its own, and at most ``pair_max``."""
+        if not ranked:
+            return set()
+        top = ranked[0][1]
+        chosen = {ranked[0][0]: top}
+        for p, s in ranked[1:]:
+            if len(chosen) >= self.pair_max or s < self.pair or s < self.pair_rel * top:
+                break
+            a, _, b = p.partition(">")
+            rev = chosen.get(f"{b}>{a}")
+            if rev is not None and a != b and s < self.pair_reverse * rev:
+                continue
+            chosen[p] = s
         return set(chosen)
 
 
@@ -120,57 +175,98 @@ class VividModel:
     reason_ids: list[str]
     pair_vec: DictVectorizer
     pair: object
+    group_ids: list[str] = field(default_factory=list)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    calibration: Calibration = field(default_factory=Calibration)
 
     # --- persistence -------------------------------------------------------------
     def state(self) -> dict:
-        return {"format": STATE_FORMAT, "params": self.params.as_dict(), "word": self.word,
-                "char": self.char, "vivid": self.vivid, "stage": self.stage,
+        """Plain values, arrays and small scikit-learn estimators (fast to load with skops:
+        vocabularies are kept as string arrays, not as dicts of thousands of entries)."""
+        return {"format": STATE_FORMAT, "features_version": FEATURES_VERSION,
+                "params": self.params.as_dict(), "word": _vec_state(self.word),
+                "char": _vec_state(self.char), "vivid": self.vivid, "stage": self.stage,
                 "stage_ids": list(self.stage_ids), "issue": self.issue,
                 "issue_classes": list(self.issue_classes), "issue_ids": list(self.issue_ids),
                 "reasons": list(self.reasons), "reason_ids": list(self.reason_ids),
-                "pair_vec": self.pair_vec, "pair": self.pair,
+                "pair_vec": np.array(self.pair_vec.feature_names_, dtype=str),
+                "pair": self.pair, "group_ids": list(self.group_ids),
                 "thresholds": {"vivid": float(self.thresholds.vivid),
                                "reasons": [float(t) for t in self.thresholds.reasons],
                                "pair": float(self.thresholds.pair),
-                               "pair_max": int(self.thresholds.pair_max)}}
+                               "pair_max": int(self.thresholds.pair_max),
+                               "pair_rel": float(self.thresholds.pair_rel),
+                               "pair_reverse": float(self.thresholds.pair_reverse)},
+                "calibration": self.calibration.as_dict()}
 
     @classmethod
     def from_state(cls, state: dict) -> VividModel:
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"model state format {state.get('format')!r} is not supported")
+        if state.get("features_version") != FEATURES_VERSION:
+            raise ValueError(f"model was built with features version "
+                             f"{state.get('features_version')!r}, this code has "
+                             f"{FEATURES_VERSION!r}")
         p = dict(state["params"])
         for k in ("word_ngrams", "char_ngrams"):
             p[k] = tuple(p[k])
-        kw = {k: v for k, v in state.items() if k not in ("format", "params", "thresholds")}
-        return cls(params=Params(**p), thresholds=Thresholds(**state["thresholds"]), **kw)
+        params = Params(**p)
+        word, char = make_vectorizers(params)
+        pair_vec = DictVectorizer(dtype=np.float32)
+        names = [str(x) for x in state["pair_vec"]]
+        pair_vec.feature_names_ = names
+        pair_vec.vocabulary_ = {n: i for i, n in enumerate(names)}
+        kw = {k: v for k, v in state.items()
+              if k not in ("format", "features_version", "params", "thresholds", "calibration",
+                           "word", "char", "pair_vec")}
+        return cls(params=params, word=_vec_restore(word, state["word"]),
+                   char=_vec_restore(char, state["char"]), pair_vec=pair_vec,
+                   thresholds=Thresholds(**state["thresholds"]),
+                   calibration=Calibration(**state["calibration"]), **kw)
 
     # --- prediction --------------------------------------------------------------
-    def text_matrix(self, preps: Sequence[Prepared]) -> sp.csr_matrix:
-        texts = [p.model_text() for p in preps]
-        return sp.hstack([self.word.transform(texts), self.char.transform(texts)],
-                         format="csr")
+    def text_matrix(self, preps: Sequence[Prepared]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """(matrix for the vivid head, matrix for the other text heads)."""
+        return text_matrices(self.word, self.char, preps, self.group_ids, self.params)
 
-    def predict_vivid(self, X) -> np.ndarray:
-        return self.vivid.predict_proba(X)[:, list(self.vivid.classes_).index(True)]
+    def vivid_logit(self, X) -> np.ndarray:
+        sign = 1.0 if list(self.vivid.classes_).index(True) == 1 else -1.0
+        return sign * self.vivid.decision_function(X)
 
-    def predict_stage(self, X) -> np.ndarray:
-        """Probabilities over ``stage_ids`` (columns in codebook order)."""
-        proba = self.stage.predict_proba(X)
-        out = np.zeros((X.shape[0], len(self.stage_ids)))
-        for j, c in enumerate(self.stage.classes_):
-            out[:, self.stage_ids.index(c)] = proba[:, j]
+    def predict_vivid(self, X, logit: np.ndarray | None = None) -> np.ndarray:
+        z = self.vivid_logit(X) if logit is None else logit
+        c = self.calibration
+        return 1.0 / (1.0 + np.exp(-(c.vivid_a * z + c.vivid_b)))
+
+    @staticmethod
+    def _logits(clf, X, classes: list[str]) -> np.ndarray:
+        """Logits in the order of ``classes`` (very low for classes never trained on)."""
+        out = np.full((X.shape[0], len(classes)), -30.0)
+        z = clf.decision_function(X)
+        if z.ndim == 1:  # two classes
+            z = np.column_stack([-z / 2, z / 2])
+        for j, c in enumerate(clf.classes_):
+            out[:, classes.index(c)] = z[:, j]
         return out
 
-    def predict_issue(self, X) -> np.ndarray:
-        out = np.zeros((X.shape[0], len(self.issue_ids)))
+    def stage_logits(self, X) -> np.ndarray:
+        return self._logits(self.stage, X, self.stage_ids)
+
+    def issue_logits(self, X) -> np.ndarray:
         if self.issue is None:
-            out[:, self.issue_ids.index(self.issue_classes[0])] = 1.0
+            out = np.full((X.shape[0], len(self.issue_ids)), -30.0)
+            out[:, self.issue_ids.index(self.issue_classes[0])] = 0.0
             return out
-        proba = self.issue.predict_proba(X)
-        for j, c in enumerate(self.issue.classes_):
-            out[:, self.issue_ids.index(c)] = proba[:, j]
-        return out
+        return self._logits(self.issue, X, self.issue_ids)
+
+    def predict_stage(self, X, logits: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities over ``stage_ids`` (columns in codebook order)."""
+        z = self.stage_logits(X) if logits is None else logits
+        return _softmax(z / self.calibration.stage_t)
+
+    def predict_issue(self, X, logits: np.ndarray | None = None) -> np.ndarray:
+        z = self.issue_logits(X) if logits is None else logits
+        return _softmax(z / self.calibration.issue_t)
 
     def predict_reasons(self, X) -> np.ndarray:
         out = np.zeros((X.shape[0], len(self.reason_ids)))
@@ -198,40 +294,69 @@ class VividModel:
         return out
 
     def scores(self, preps: Sequence[Prepared]) -> Scores:
-        X = self.text_matrix(preps)
-        return Scores(self.predict_vivid(X), self.predict_stage(X), self.predict_issue(X),
+        Xv, X = self.text_matrix(preps)
+        return Scores(self.predict_vivid(Xv), self.predict_stage(X), self.predict_issue(X),
+                      self.predict_reasons(X), self.predict_pairs(preps))
+
+    def raw_scores(self, preps: Sequence[Prepared]) -> Scores:
+        """Like ``scores`` but vivid, stage and issue as uncalibrated logits."""
+        Xv, X = self.text_matrix(preps)
+        return Scores(self.vivid_logit(Xv), self.stage_logits(X), self.issue_logits(X),
                       self.predict_reasons(X), self.predict_pairs(preps))
 
 
+def text_matrices(word: TfidfVectorizer, char: TfidfVectorizer, preps: Sequence[Prepared],
+                  group_ids: list[str], p: Params) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Word and character TF-IDF plus the dense block (cues and groups), weighted once for
+    the vivid head and once for the other heads."""
+    texts = [x.model_text() for x in preps]
+    dense = np.array([dense_features(x, group_ids) for x in preps], dtype=np.float32)
+    ngrams = sp.hstack([word.transform(texts), char.transform(texts)], format="csr")
+    return (sp.hstack([ngrams, sp.csr_matrix(dense * p.dense_weight_vivid)], format="csr"),
+            sp.hstack([ngrams, sp.csr_matrix(dense * p.dense_weight)], format="csr"))
+
+
 def fit_model(examples: Sequence[Example], preps: Sequence[Prepared], stage_ids: list[str],
-              issue_ids: list[str], reason_ids: list[str], params: Params | None = None
-              ) -> VividModel:
+              issue_ids: list[str], reason_ids: list[str], params: Params | None = None,
+              group_ids: list[str] | None = None) -> VividModel:
     """Fit every head on ``examples`` (``preps`` are their prepared passages)."""
     p = params or Params()
+    group_ids = list(group_ids or [])
     word, char = make_vectorizers(p)
     texts = [x.model_text() for x in preps]
-    X = sp.hstack([word.fit_transform(texts), char.fit_transform(texts)], format="csr")
+    word.fit(texts)
+    char.fit(texts)
+    Xv, X = text_matrices(word, char, preps, group_ids, p)
     y_vivid = np.array([e.vivid for e in examples])
-    vivid = _classifier(p.c_vivid, y_vivid, p.calibrate).fit(X, y_vivid)
+    vivid = _lr(p.c_vivid).fit(Xv, y_vivid)
     pos = np.flatnonzero(y_vivid)
     Xp = X[pos]
     pos_ex = [examples[i] for i in pos]
     y_stage = np.array([e.stage for e in pos_ex])
-    stage = _classifier(p.c_stage, y_stage, p.calibrate).fit(Xp, y_stage)
+    stage = _lr(p.c_stage).fit(Xp, y_stage)
     y_issue = np.array([e.issue for e in pos_ex])
     issue_classes = sorted(set(y_issue))
-    issue = (_classifier(p.c_issue, y_issue, p.calibrate).fit(Xp, y_issue)
+    issue = (_lr(p.c_issue).fit(Xp, y_issue)
              if len(issue_classes) > 1 else None)
     reasons: list[object | None] = []
     for r in reason_ids:
         y = np.array([r in e.reasons for e in pos_ex])
         reasons.append(_lr(p.c_reason).fit(Xp, y) if 2 <= y.sum() < len(y) else None)
     pair_vec, pair = fit_pairs([preps[i] for i in pos], pos_ex, p)
+    for clf in [vivid, stage, issue, pair, *reasons]:
+        _shrink(clf)
     return VividModel(params=p, word=word, char=char, vivid=vivid, stage=stage,
                       stage_ids=list(stage_ids), issue=issue, issue_classes=issue_classes,
                       issue_ids=list(issue_ids), reasons=reasons, reason_ids=list(reason_ids),
-                      pair_vec=pair_vec, pair=pair,
+                      pair_vec=pair_vec, pair=pair, group_ids=group_ids,
                       thresholds=Thresholds(reasons=[0.3] * len(reason_ids)))
+
+
+def _shrink(clf) -> None:
+    """Store coefficients as float32: halves the model file, no visible change in scores."""
+    if clf is not None:
+        clf.coef_ = clf.coef_.astype(np.float32)
+        clf.intercept_ = clf.intercept_.astype(np.float32)
 
 
 def pair_training_rows(preps: Sequence[Prepared], examples: Sequence[Example]

@@ -7,6 +7,7 @@ on all the data and writes a new registry version.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -23,16 +24,30 @@ from models.examples import (
     ExampleError,
     current_codebook,
     data_sha256,
-    default_training_files,
+    default_training_sources,
     load_examples,
 )
 from models.features import Prepared, prepare
 from models.suggest import shape
-from models.suggesters import Params, Scores, Thresholds, VividModel, fit_model
+from models.suggesters import (
+    Calibration,
+    Params,
+    Scores,
+    Thresholds,
+    VividModel,
+    _softmax,
+    fit_model,
+    fit_platt,
+    fit_temperature,
+)
 
 MIN_PER_STAGE = 3
 MIN_NEGATIVES = 3
 VIVID_TARGET_RECALL = 0.95  # tuned on folds a little above the 0.90 wanted on new data
+# ... and lower still while at most this share of out-of-fold non-vivid passages pass:
+# missing a vivid example costs more than showing one too many, and new passages score
+# lower than the training set's own (so a recall-only threshold is too strict)
+VIVID_MAX_FPR = 0.15
 
 
 def check_training_set(examples: Sequence[Example], codebook: Codebook, source: str) -> None:
@@ -62,7 +77,10 @@ def _labels(codebook: Codebook) -> tuple[list[str], list[str], list[str]]:
 def out_of_fold_scores(examples: Sequence[Example], preps: Sequence[Prepared],
                        codebook: Codebook, params: Params | None = None,
                        n_splits: int = 5, seed: int = 0) -> Scores:
-    """Scores of every passage from a model that did not see it (stratified k-fold)."""
+    """Raw scores of every passage from a model that did not see it (stratified k-fold).
+
+    Vivid, stage and issue are uncalibrated logits (see ``fit_calibration``).
+    """
     stage_ids, issue_ids, reason_ids = _labels(codebook)
     strata = np.array([e.stage or "-" for e in examples])
     n_splits = int(min(n_splits, Counter(strata).most_common()[-1][1]))
@@ -75,12 +93,28 @@ def out_of_fold_scores(examples: Sequence[Example], preps: Sequence[Prepared],
     folds = StratifiedKFold(n_splits=max(2, n_splits), shuffle=True, random_state=seed)
     for tr, te in folds.split(np.zeros(n), strata):
         model = fit_model([examples[i] for i in tr], [preps[i] for i in tr], stage_ids,
-                          issue_ids, reason_ids, params)
-        sc = model.scores([preps[i] for i in te])
+                          issue_ids, reason_ids, params, codebook.group_ids)
+        sc = model.raw_scores([preps[i] for i in te])
         vivid[te], stage[te], issue[te], reasons[te] = sc.vivid, sc.stage, sc.issue, sc.reasons
         for k, i in enumerate(te):
             pairs[i] = sc.pairs[k]
     return Scores(vivid, stage, issue, reasons, pairs)
+
+
+def fit_calibration(examples: Sequence[Example], raw: Scores, codebook: Codebook
+                    ) -> tuple[Calibration, Scores]:
+    """Calibrators fitted on out-of-fold logits, and the calibrated out-of-fold scores."""
+    y = np.array([e.vivid for e in examples])
+    pos = np.flatnonzero(y)
+    a, b = fit_platt(raw.vivid, y)
+    st = fit_temperature(raw.stage[pos], np.array([codebook.stage_ids.index(examples[i].stage)
+                                                   for i in pos]))
+    it = fit_temperature(raw.issue[pos], np.array([codebook.issue_ids.index(examples[i].issue)
+                                                   for i in pos]))
+    cal = Calibration(vivid_a=a, vivid_b=b, stage_t=st, issue_t=it)
+    vivid = 1.0 / (1.0 + np.exp(-(a * raw.vivid + b)))
+    return cal, Scores(vivid, _softmax(raw.stage / st), _softmax(raw.issue / it),
+                       raw.reasons, raw.pairs)
 
 
 def _f1(tp: float, fp: float, fn: float) -> float:
@@ -94,23 +128,29 @@ def tune_thresholds(examples: Sequence[Example], sc: Scores, reason_ids: list[st
     pos_scores = np.sort(sc.vivid[y])
     k = int(np.floor((1 - VIVID_TARGET_RECALL) * len(pos_scores)))
     t_vivid = float(pos_scores[k]) if len(pos_scores) else 0.5
+    neg_scores = np.sort(sc.vivid[~y])[::-1]
+    if len(neg_scores):
+        j = int(np.floor(VIVID_MAX_FPR * len(neg_scores)))
+        t_vivid = min(t_vivid, float(neg_scores[min(j, len(neg_scores) - 1)]) + 1e-6)
     pos = np.flatnonzero(y)
     grid = np.round(np.arange(0.05, 0.96, 0.025), 3)
     # pairings: threshold and cap on how many are selected
-    best = (-1.0, 0.5, 4)
-    for cap in (2, 3, 4, 5):
-        for t in grid:
-            th = Thresholds(pair=float(t), pair_max=cap)
-            tp = fp = fn = 0
-            for i in pos:
-                chosen = th.select_pairs(sc.pairs[i])
-                gold = set(examples[i].pairings)
-                tp += len(chosen & gold)
-                fp += len(chosen - gold)
-                fn += len(gold - chosen)
-            f = _f1(tp, fp, fn)
-            if f > best[0] + 1e-9:
-                best = (f, float(t), cap)
+    best: tuple = (-1.0, Thresholds())
+    cases = [(sc.pairs[i][:8], set(examples[i].pairings)) for i in pos]  # top 8 suffice
+    for cap, rel, rev, t in itertools.product((2, 3, 4), (0.0, 0.4, 0.55), (0.0, 0.8),
+                                              grid[:20]):
+        th = Thresholds(pair=float(t), pair_max=cap, pair_rel=rel, pair_reverse=rev)
+        tp = fp = fn = 0
+        for ranked, gold in cases:
+            chosen = th.select_pairs(ranked)
+            hit = len(chosen & gold)
+            tp += hit
+            fp += len(chosen) - hit
+            fn += len(gold) - hit
+        f = _f1(tp, fp, fn)
+        if f > best[0] + 1e-9:
+            best = (f, th)
+    pair_th = best[1]
     # reasons: one global threshold, then per label where there is enough evidence
     Y = np.array([[r in examples[i].reasons for r in reason_ids] for i in pos])
     S = sc.reasons[pos]
@@ -125,28 +165,31 @@ def tune_thresholds(examples: Sequence[Example], sc: Scores, reason_ids: list[st
         tj = max(grid, key=lambda t: (_f1(((sj >= t) & yj).sum(), ((sj >= t) & ~yj).sum(),
                                            ((sj < t) & yj).sum()), -abs(t - glob)))
         per.append(float(0.5 * tj + 0.5 * glob))  # shrink towards the global threshold
-    return Thresholds(vivid=t_vivid, reasons=per, pair=best[1], pair_max=best[2])
+    return Thresholds(vivid=t_vivid, reasons=per, pair=pair_th.pair, pair_max=pair_th.pair_max,
+                      pair_rel=pair_th.pair_rel, pair_reverse=pair_th.pair_reverse)
 
 
 def cross_validated(examples: Sequence[Example], preps: Sequence[Prepared],
                     codebook: Codebook, params: Params | None = None, n_splits: int = 5
-                    ) -> tuple[Thresholds, dict]:
-    """Tuned thresholds and the out-of-fold metrics obtained with them."""
+                    ) -> tuple[Calibration, Thresholds, dict]:
+    """Calibration, tuned thresholds and the out-of-fold metrics obtained with them."""
     stage_ids, issue_ids, reason_ids = _labels(codebook)
-    sc = out_of_fold_scores(examples, preps, codebook, params, n_splits)
+    raw = out_of_fold_scores(examples, preps, codebook, params, n_splits)
+    cal, sc = fit_calibration(examples, raw, codebook)
     th = tune_thresholds(examples, sc, reason_ids)
     preds = shape(sc, [e.id for e in examples], "cv", stage_ids, issue_ids, reason_ids, th)
-    return th, evaluate_predictions(examples, preds, stage_ids, reason_ids)
+    return cal, th, evaluate_predictions(examples, preds, stage_ids, reason_ids)
 
 
 def fit_final(examples: Sequence[Example], codebook: Codebook, params: Params | None = None,
               n_splits: int = 5) -> tuple[VividModel, dict]:
     """Cross-validate (for thresholds and metrics), then fit on everything."""
     preps = prepare_all(examples, codebook)
-    th, metrics = cross_validated(examples, preps, codebook, params, n_splits)
+    cal, th, metrics = cross_validated(examples, preps, codebook, params, n_splits)
     stage_ids, issue_ids, reason_ids = _labels(codebook)
-    model = fit_model(examples, preps, stage_ids, issue_ids, reason_ids, params)
-    model.thresholds = th
+    model = fit_model(examples, preps, stage_ids, issue_ids, reason_ids, params,
+                      codebook.group_ids)
+    model.thresholds, model.calibration = th, cal
     return model, metrics
 
 
@@ -162,11 +205,11 @@ def label_counts(examples: Sequence[Example]) -> dict:
 
 def train(paths: Sequence[str | Path] | None = None, out_version: str | None = None,
           params: Params | None = None):
-    """Train on ``paths`` (default: the seed set) and save a new registry version."""
+    """Train on ``paths`` (default: seed, dev and sample specs) and save a new version."""
     from models.registry import save_model
 
     codebook = current_codebook()
-    files = [Path(p) for p in (paths or default_training_files())]
+    files = [Path(p) for p in (paths or default_training_sources())]
     examples = load_examples(files, codebook)
     check_training_set(examples, codebook, ", ".join(str(f) for f in files))
     t0 = time.perf_counter()

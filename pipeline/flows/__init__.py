@@ -1,0 +1,1 @@
+"""Prefect flows: ingest, sync, retrain, report, and serving them on schedules."""
