@@ -19,7 +19,6 @@ from corpus.settings import get_settings
 
 SEED_FILE = Path(__file__).parent / "data" / "seed_examples.jsonl"
 DEV_FILE = Path(__file__).parent / "data" / "vivid_dev.jsonl"
-SEED_PARTS = sorted((Path(__file__).parent / "data" / "seed_parts").glob("part*.jsonl"))
 SPEC_DIR = Path(__file__).resolve().parent.parent / "corpus" / "samples" / "specs"
 
 
@@ -55,11 +54,9 @@ def current_codebook() -> Codebook:
 
 
 def default_training_files() -> list[Path]:
-    """The seed set if merged, otherwise the seed parts being written."""
+    """The seed training set shipped with the project."""
     if SEED_FILE.exists():
         return [SEED_FILE]
-    if SEED_PARTS:
-        return list(SEED_PARTS)
     raise ExampleError(f"{SEED_FILE}: no seed training data found")
 
 

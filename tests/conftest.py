@@ -12,7 +12,7 @@ from tests.pgcluster import PgCluster
 
 # Area fixtures live in their own modules (Label Studio, trained model, PDFs).
 pytest_plugins = [p for p in ("tests.fixtures_models", "tests.fixtures_labelstudio",
-                              "tests.fixtures_pdfs")
+                              "tests.fixtures_pdfs", "tests.fixtures_pipeline")
                   if os.path.exists(os.path.join(os.path.dirname(__file__),
                                                  p.split(".")[1] + ".py"))]
 

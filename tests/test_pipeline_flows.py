@@ -21,8 +21,6 @@ from pipeline.cli import app
 from tests.fixtures_labelstudio import make_store, suggestion
 from tests.fixtures_pdfs import report_spec
 
-pytest_plugins = ["tests.fixtures_pipeline"]
-
 
 def _count(model) -> int:  # noqa: ANN001
     with session_scope() as s:

@@ -28,8 +28,6 @@ from models.promotion import (
 )
 from pipeline.cli import app
 
-pytest_plugins = ["tests.fixtures_pipeline"]
-
 SEED = 7
 FRACTION = 0.25
 

@@ -18,8 +18,6 @@ from pipeline.flows.sources import (
     read_feed,
 )
 
-pytest_plugins = ["tests.fixtures_pipeline"]
-
 
 def test_inbox_lists_pdfs_recursively_in_order(tmp_path):
     inbox = tmp_path / "inbox"

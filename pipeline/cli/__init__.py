@@ -16,7 +16,8 @@ from pipeline.cli import (
 app = typer.Typer(help="vivid: suggest codings for Serious Case Review reports.",
                   no_args_is_help=True, add_completion=False)
 
-for _module in (corpus_cmds, headings_cmds, models_cmds, annotation_cmds, evaluation_cmds, flow_cmds):
+for _module in (corpus_cmds, headings_cmds, models_cmds, annotation_cmds, evaluation_cmds,
+                flow_cmds):
     _module.register(app)
 
 
