@@ -22,6 +22,8 @@ from urllib.parse import unquote, urljoin, urlparse
 
 import httpx
 
+from corpus.metadata import sha256_file  # noqa: F401  (re-exported for the flows)
+
 USER_AGENT = "vivid-ingest/0.1 (+https://github.com/; Serious Case Review collation)"
 URL_KEYS = ("url", "link", "href", "pdf", "pdf_url")
 TITLE_KEYS = ("title", "name")
@@ -79,14 +81,6 @@ class Discovery:
 
 def is_url(text: str) -> bool:
     return urlparse(text).scheme in ("http", "https")
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- inbox
